@@ -1,4 +1,4 @@
-"""pausebutton: the reference implementation of a Compute Pause Button (Governance, Enforcement, Verification)."""
+"""pausebutton: a reference Compute Pause Button (Governance, Enforcement, Verification)."""
 
 from pausebutton.errors import (
     Error,

@@ -22,7 +22,9 @@ PUBLIC_KEY_SIZE = 32
 def key_id(public_raw: bytes) -> str:
     """Return the key id of a raw 32-byte Ed25519 public key: hex SHA-256 of those bytes."""
     if len(public_raw) != PUBLIC_KEY_SIZE:
-        raise FormatError(f"an Ed25519 public key is {PUBLIC_KEY_SIZE} bytes, got {len(public_raw)}")
+        raise FormatError(
+            f"an Ed25519 public key is {PUBLIC_KEY_SIZE} bytes, got {len(public_raw)}"
+        )
     return hashlib.sha256(public_raw).hexdigest()
 
 
@@ -107,7 +109,7 @@ def save_signing_key(key: SigningKey, path: Path) -> None:
 
     Refuses to overwrite an existing file, so a key is never lost by accident.
     """
-    pem = key._private.private_bytes(  # noqa: SLF001 - the module owns the format
+    pem = key._private.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),

@@ -1,0 +1,258 @@
+"""The transparency log: batched durable appends, proofs from stored tiles, signed checkpoints.
+
+Every append is one database transaction that writes the entries, the hash tiles they
+change and the new size together, so an append is either wholly there or not at all, and
+is durable once `append` returns. Roots and proofs at any size read O(log n) tiles.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from hashlib import sha256
+
+from sqlalchemy import Connection, Engine, bindparam, insert, select, update
+
+from pausebutton.errors import FormatError, ProofError, StoreError
+from pausebutton.log import merkle
+from pausebutton.log.checkpoint import Checkpoint, sign_checkpoint
+from pausebutton.log.note import Signer
+from pausebutton.log.tiles import (
+    StoredTile,
+    TileHasher,
+    TileKey,
+    append_hashes,
+    edge_tiles,
+    tiles_for_ranges,
+)
+from pausebutton.store.db import open_database, write_transaction
+from pausebutton.store.models import checkpoints, log_entries, log_head, log_tiles
+
+MAX_ENTRY_BYTES = 64 * 1024
+MAX_BATCH_ENTRIES = 100_000
+
+Hook = Callable[[Connection, int], None]
+
+
+class TransparencyLog:
+    """An append-only RFC 9162 log stored as C2SP tiles in SQLite or PostgreSQL."""
+
+    def __init__(self, engine: Engine, origin: str, signer: Signer | None = None) -> None:
+        self.engine = engine
+        self.origin = origin
+        self.signer = signer
+        self._hasher = TileHasher()
+        self._edge: dict[int, bytes] | None = None
+        self._edge_size = -1
+        with write_transaction(engine) as conn:
+            row = conn.execute(select(log_head.c.origin).where(log_head.c.id == 1)).first()
+            if row is None:
+                conn.execute(insert(log_head).values(id=1, origin=origin, size=0))
+            elif row.origin != origin:
+                raise StoreError(f"database holds the log {row.origin!r}, not {origin!r}")
+
+    @classmethod
+    def open(cls, url: str, origin: str, signer: Signer | None = None) -> TransparencyLog:
+        """Open (creating and migrating if needed) the log stored at database `url`."""
+        return cls(open_database(url), origin, signer)
+
+    def close(self) -> None:
+        """Release the database connections."""
+        self.engine.dispose()
+
+    @property
+    def size(self) -> int:
+        """The number of committed entries."""
+        with self.engine.connect() as conn:
+            return _head_size(conn)
+
+    # -- writing -------------------------------------------------------------------------
+
+    def append(self, entries: Sequence[bytes], *, within: Hook | None = None) -> int:
+        """Append entries in one transaction and return the leaf index of the first.
+
+        `within(conn, first_index)` runs inside the same transaction, so rows that index
+        the entries (events, projections) commit or vanish with them. The entries are
+        durable when this returns.
+        """
+        if not entries:
+            raise FormatError("nothing to append: the batch is empty")
+        if len(entries) > MAX_BATCH_ENTRIES:
+            raise FormatError(f"batch of {len(entries)} entries exceeds {MAX_BATCH_ENTRIES}")
+        for i, entry in enumerate(entries):
+            if not isinstance(entry, bytes):
+                raise FormatError(f"entry {i} is {type(entry).__name__}, not bytes")
+            if len(entry) > MAX_ENTRY_BYTES:
+                raise FormatError(f"entry {i} is {len(entry)} bytes, over {MAX_ENTRY_BYTES}")
+        with write_transaction(self.engine) as conn:
+            size = _head_size(conn, for_update=True)
+            edge = dict(self._load_edge(conn, size))
+            existing = {key for key, _ in edge_tiles(size)}
+            changed = append_hashes(size, edge, [sha256(b"\x00" + e).digest() for e in entries])
+            conn.execute(
+                insert(log_entries), [{"idx": size + i, "data": e} for i, e in enumerate(entries)]
+            )
+            _write_tiles(conn, changed, existing)
+            new_size = size + len(entries)
+            conn.execute(update(log_head).where(log_head.c.id == 1).values(size=new_size))
+            if within is not None:
+                within(conn, size)
+        self._edge, self._edge_size = edge, new_size
+        return size
+
+    def _load_edge(self, conn: Connection, size: int) -> dict[int, bytes]:
+        if self._edge is not None and self._edge_size == size:
+            return self._edge
+        # Someone else appended (another process or worker): reread the right edge.
+        keys = edge_tiles(size)
+        stored = _read_tiles(conn, [key for key, _ in keys])
+        edge: dict[int, bytes] = {}
+        for (level, index), width in keys:
+            tile = stored.get((level, index))
+            if tile is None or len(tile[0]) < width * merkle.HASH_SIZE:
+                raise StoreError(f"tile {level}/{index} is missing or short at size {size}")
+            edge[level] = tile[0][: width * merkle.HASH_SIZE]
+        self._edge, self._edge_size = edge, size
+        return edge
+
+    # -- reading -------------------------------------------------------------------------
+
+    def entry(self, index: int) -> bytes:
+        """Return the entry at leaf `index`."""
+        return self.entries(index, index + 1)[0]
+
+    def entries(self, start: int, stop: int) -> list[bytes]:
+        """Return entries [start, stop) in order."""
+        if not 0 <= start < stop:
+            raise FormatError(f"entry range [{start}, {stop}) is empty or negative")
+        with self.engine.connect() as conn:
+            size = _head_size(conn)
+            if stop > size:
+                raise FormatError(f"entry range [{start}, {stop}) is beyond the log size {size}")
+            rows = conn.execute(
+                select(log_entries.c.data)
+                .where(log_entries.c.idx >= start, log_entries.c.idx < stop)
+                .order_by(log_entries.c.idx)
+            ).all()
+        return [bytes(r.data) for r in rows]
+
+    def tile(self, level: int, index: int) -> bytes:
+        """Return the stored bytes of hash tile `level/index` (for C2SP tile serving)."""
+        with self.engine.connect() as conn:
+            tile = _read_tiles(conn, [(level, index)]).get((level, index))
+        if tile is None:
+            raise FormatError(f"no tile {level}/{index}")
+        return tile[0]
+
+    def _hash_ranges(
+        self, ranges: Sequence[tuple[int, int]], size: int | None
+    ) -> tuple[int, list[bytes]]:
+        with self.engine.connect() as conn:
+            committed = _head_size(conn)
+            size = committed if size is None else size
+            if not 0 <= size <= committed:
+                raise ProofError(f"tree size {size} is beyond the log size {committed}")
+            tiles = _read_tiles(conn, sorted(tiles_for_ranges(ranges)))
+        return size, self._hasher.ranges_hashes(ranges, tiles)
+
+    def root(self, size: int | None = None) -> bytes:
+        """Return the root hash at `size` (default: the current size)."""
+        size = self.size if size is None else size
+        if size == 0:
+            return merkle.EMPTY_ROOT
+        return self._hash_ranges([(0, size)], size)[1][0]
+
+    def inclusion_proof(self, index: int, size: int | None = None) -> list[bytes]:
+        """Return the RFC 9162 inclusion proof of leaf `index` in the tree of `size` leaves."""
+        size = self.size if size is None else size
+        return self._hash_ranges(merkle.inclusion_ranges(index, size), size)[1]
+
+    def consistency_proof(self, old_size: int, new_size: int | None = None) -> list[bytes]:
+        """Return the RFC 9162 consistency proof from `old_size` to `new_size` leaves."""
+        new_size = self.size if new_size is None else new_size
+        return self._hash_ranges(merkle.consistency_ranges(old_size, new_size), new_size)[1]
+
+    # -- checkpoints ---------------------------------------------------------------------
+
+    def checkpoint(self, now: int | None = None) -> str:
+        """Sign (once) and store a checkpoint at the current size; return its signed note."""
+        if self.signer is None:
+            raise StoreError("this log was opened without its signing key")
+        with write_transaction(self.engine) as conn:
+            size = _head_size(conn, for_update=True)
+            row = conn.execute(select(checkpoints.c.note).where(checkpoints.c.size == size)).first()
+            if row is not None:
+                return str(row.note)
+            tiles = _read_tiles(conn, sorted(tiles_for_ranges([(0, size)]))) if size else {}
+            root = self._hasher.range_hash(0, size, tiles) if size else merkle.EMPTY_ROOT
+            text = sign_checkpoint(Checkpoint(self.origin, size, root), self.signer)
+            conn.execute(
+                insert(checkpoints).values(
+                    size=size, note=text, created=int(time.time() if now is None else now)
+                )
+            )
+        return text
+
+    def latest_checkpoint(self) -> str | None:
+        """Return the signed note of the newest stored checkpoint, if any."""
+        with self.engine.connect() as conn:
+            row = conn.execute(
+                select(checkpoints.c.note).order_by(checkpoints.c.size.desc()).limit(1)
+            ).first()
+        return None if row is None else str(row.note)
+
+    def checkpoint_at(self, size: int) -> str | None:
+        """Return the signed checkpoint stored for exactly `size`, if any."""
+        with self.engine.connect() as conn:
+            row = conn.execute(select(checkpoints.c.note).where(checkpoints.c.size == size)).first()
+        return None if row is None else str(row.note)
+
+
+def _head_size(conn: Connection, *, for_update: bool = False) -> int:
+    query = select(log_head.c.size).where(log_head.c.id == 1)
+    if for_update:
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    if row is None:
+        raise StoreError("the log has no head row: open it through TransparencyLog")
+    return int(row.size)
+
+
+# One cached statement per tile level: it seeks the primary key on SQLite and PostgreSQL
+# alike (a row-value IN over (level, idx) makes SQLite scan the whole table).
+_TILES_AT_LEVEL = select(log_tiles.c.idx, log_tiles.c.hashes, log_tiles.c.inner).where(
+    log_tiles.c.level == bindparam("level"), log_tiles.c.idx.in_(bindparam("ids", expanding=True))
+)
+
+
+def _read_tiles(conn: Connection, keys: Sequence[TileKey]) -> dict[TileKey, StoredTile]:
+    by_level: dict[int, list[int]] = {}
+    for level, index in keys:
+        by_level.setdefault(level, []).append(index)
+    tiles: dict[TileKey, StoredTile] = {}
+    for level, indexes in by_level.items():
+        for r in conn.execute(_TILES_AT_LEVEL, {"level": level, "ids": indexes}):
+            tiles[(level, int(r.idx))] = (
+                bytes(r.hashes),
+                None if r.inner is None else bytes(r.inner),
+            )
+    return tiles
+
+
+def _write_tiles(
+    conn: Connection, changed: dict[TileKey, StoredTile], existing: set[TileKey]
+) -> None:
+    rows = [
+        {"level": level, "idx": index, "hashes": blob, "inner": inner}
+        for (level, index), (blob, inner) in changed.items()
+    ]
+    inserts = [r for r in rows if (r["level"], r["idx"]) not in existing]
+    if inserts:
+        conn.execute(insert(log_tiles), inserts)
+    for row in rows:
+        if (row["level"], row["idx"]) in existing:
+            conn.execute(
+                update(log_tiles)
+                .where(log_tiles.c.level == row["level"], log_tiles.c.idx == row["idx"])
+                .values(hashes=row["hashes"], inner=row["inner"])
+            )
