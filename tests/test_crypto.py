@@ -210,3 +210,32 @@ def test_verify_key_base64_round_trip() -> None:
     assert VerifyKey.from_base64(text) == KEYS[2].public
     with pytest.raises(FormatError):
         VerifyKey.from_base64("@@@")
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b'{"a": 1, "a": 2}', "duplicate key"),
+        (b'{"a": NaN}', "NaN is not allowed"),
+        (b"[" * 30000, "nested too deeply|not valid JSON"),
+    ],
+)
+def test_ambiguous_json_is_refused(data: bytes, message: str) -> None:
+    with pytest.raises(FormatError, match=message):
+        parse_envelope(data)
+    with pytest.raises(FormatError):
+        parse_envelope("\ud800")
+
+
+def test_non_canonical_signature_base64_is_refused() -> None:
+    """Stray low bits in the last base64 character must not give a second spelling."""
+    envelope = sign_envelope("pausebutton.test/v1", {"n": 1}, KEYS[:1])
+    sig = envelope.signatures[0].sig
+    last = sig[-3]  # 64 bytes -> 88 chars ending in '=='; the char before them has 4 spare bits
+    alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+    tweaked = sig[:-3] + alphabet[alphabet.index(last) ^ 1] + sig[-2:]
+    broken = envelope.model_copy(
+        update={"signatures": (EnvelopeSignature(keyid=KEYS[0].key_id, sig=tweaked),)}
+    )
+    with pytest.raises(SignatureError, match="canonical"):
+        verify_threshold(broken, [KEYS[0].public], 1)

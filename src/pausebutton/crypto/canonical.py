@@ -22,11 +22,33 @@ def canonical_bytes(value: Any) -> bytes:
 
 
 def parse_json(data: bytes | str, *, limit: int) -> Any:
-    """Parse JSON text of at most `limit` bytes, raising FormatError on anything else."""
-    size = len(data.encode() if isinstance(data, str) else data)
-    if size > limit:
-        raise FormatError(f"input is {size} bytes, over the limit of {limit}")
+    """Parse strict JSON of at most `limit` bytes, raising FormatError on anything else.
+
+    Duplicate object keys and NaN/Infinity are refused, so two parsers can never read
+    the same bytes as different documents.
+    """
     try:
-        return json.loads(data)
+        raw = data.encode() if isinstance(data, str) else data
+    except UnicodeEncodeError as exc:
+        raise FormatError(f"input is not valid Unicode: {exc}") from None
+    if len(raw) > limit:
+        raise FormatError(f"input is {len(raw)} bytes, over the limit of {limit}")
+    try:
+        return json.loads(raw, object_pairs_hook=_unique_keys, parse_constant=_no_constant)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise FormatError(f"input is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise FormatError("input is nested too deeply") from None
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    result: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in result:
+            raise FormatError(f"duplicate key {key!r} in JSON object")
+        result[key] = value
+    return result
+
+
+def _no_constant(name: str) -> Any:
+    raise FormatError(f"{name} is not allowed in JSON")

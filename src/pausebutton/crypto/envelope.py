@@ -43,6 +43,9 @@ class EnvelopeSignature(BaseModel):
             raise SignatureError(
                 f"signature by {self.keyid[:16]}… is {len(raw)} bytes, not {SIGNATURE_SIZE}"
             )
+        if base64.b64encode(raw).decode() != self.sig:
+            # Stray low bits would give one signature several spellings.
+            raise SignatureError(f"signature by {self.keyid[:16]}… is not canonical base64")
         return raw
 
 
