@@ -243,3 +243,32 @@ def test_sigkill_mid_batch_loses_no_acknowledged_entry(tmp_path: Path) -> None:
             merkle.leaf_hash(entries[last]), last, size, log.inclusion_proof(last, size), log.root()
         )
         log.close()
+
+
+def test_inclusion_bundle_is_a_receipt_an_auditor_checks_offline(log: TransparencyLog) -> None:
+    from pausebutton.log.proofs import (
+        bundle_bytes,
+        parse_bundle,
+        verify_consistency_bundle,
+        verify_inclusion_bundle,
+    )
+
+    log.append([b"alpha", b"beta", b"gamma"])
+    bundle = parse_bundle(bundle_bytes(log.inclusion_bundle(1)))
+    assert bundle.format == "pausebutton.inclusion/v1"
+    cp = verify_inclusion_bundle(bundle, SIGNER_KEY.verifier(), ORIGIN, entry=b"beta")
+    assert cp.size == 3
+    with pytest.raises(ProofError, match="does not hash"):
+        verify_inclusion_bundle(bundle, SIGNER_KEY.verifier(), ORIGIN, entry=b"BETA")
+    other = note.Signer.generate(ORIGIN)
+    with pytest.raises(note.NoteError):
+        verify_inclusion_bundle(bundle, other.verifier(), ORIGIN)
+    log.append([b"delta"])
+    later = log.inclusion_bundle(3)  # no checkpoint covers index 3 yet: one is signed
+    assert verify_inclusion_bundle(later, SIGNER_KEY.verifier(), ORIGIN).size == 4
+    consistency = parse_bundle(bundle_bytes(log.consistency_bundle(3)))
+    assert consistency.format == "pausebutton.consistency/v1"
+    old, new = verify_consistency_bundle(consistency, SIGNER_KEY.verifier(), ORIGIN)
+    assert (old.size, new.size) == (3, 4)
+    with pytest.raises(ProofError, match="no signed checkpoint"):
+        log.consistency_bundle(2)

@@ -14,9 +14,10 @@ from hashlib import sha256
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
 from pausebutton.errors import FormatError, ProofError, StoreError
-from pausebutton.log import merkle
+from pausebutton.log import merkle, note
 from pausebutton.log.checkpoint import Checkpoint, sign_checkpoint
 from pausebutton.log.note import Signer
+from pausebutton.log.proofs import ConsistencyBundle, InclusionBundle, encode_hashes
 from pausebutton.log.tiles import (
     StoredTile,
     TileHasher,
@@ -42,8 +43,6 @@ class TransparencyLog:
         self.origin = origin
         self.signer = signer
         self._hasher = TileHasher()
-        self._edge: dict[int, bytes] | None = None
-        self._edge_size = -1
         with write_transaction(engine) as conn:
             row = conn.execute(select(log_head.c.origin).where(log_head.c.id == 1)).first()
             if row is None:
@@ -75,6 +74,14 @@ class TransparencyLog:
         the entries (events, projections) commit or vanish with them. The entries are
         durable when this returns.
         """
+        with write_transaction(self.engine) as conn:
+            first = self.append_in(conn, entries)
+            if within is not None:
+                within(conn, first)
+        return first
+
+    def append_in(self, conn: Connection, entries: Sequence[bytes]) -> int:
+        """Append entries inside the caller's write transaction; return the first index."""
         if not entries:
             raise FormatError("nothing to append: the batch is empty")
         if len(entries) > MAX_BATCH_ENTRIES:
@@ -84,36 +91,18 @@ class TransparencyLog:
                 raise FormatError(f"entry {i} is {type(entry).__name__}, not bytes")
             if len(entry) > MAX_ENTRY_BYTES:
                 raise FormatError(f"entry {i} is {len(entry)} bytes, over {MAX_ENTRY_BYTES}")
-        with write_transaction(self.engine) as conn:
-            size = _head_size(conn, for_update=True)
-            edge = dict(self._load_edge(conn, size))
-            existing = {key for key, _ in edge_tiles(size)}
-            changed = append_hashes(size, edge, [sha256(b"\x00" + e).digest() for e in entries])
-            conn.execute(
-                insert(log_entries), [{"idx": size + i, "data": e} for i, e in enumerate(entries)]
-            )
-            _write_tiles(conn, changed, existing)
-            new_size = size + len(entries)
-            conn.execute(update(log_head).where(log_head.c.id == 1).values(size=new_size))
-            if within is not None:
-                within(conn, size)
-        self._edge, self._edge_size = edge, new_size
+        size = _head_size(conn, for_update=True)
+        # The right edge is reread inside the transaction, never cached: another worker
+        # may have appended, or an earlier transaction of ours may have rolled back.
+        edge = _read_edge(conn, size)
+        existing = {key for key, _ in edge_tiles(size)}
+        changed = append_hashes(size, edge, [sha256(b"\x00" + e).digest() for e in entries])
+        conn.execute(
+            insert(log_entries), [{"idx": size + i, "data": e} for i, e in enumerate(entries)]
+        )
+        _write_tiles(conn, changed, existing)
+        conn.execute(update(log_head).where(log_head.c.id == 1).values(size=size + len(entries)))
         return size
-
-    def _load_edge(self, conn: Connection, size: int) -> dict[int, bytes]:
-        if self._edge is not None and self._edge_size == size:
-            return self._edge
-        # Someone else appended (another process or worker): reread the right edge.
-        keys = edge_tiles(size)
-        stored = _read_tiles(conn, [key for key, _ in keys])
-        edge: dict[int, bytes] = {}
-        for (level, index), width in keys:
-            tile = stored.get((level, index))
-            if tile is None or len(tile[0]) < width * merkle.HASH_SIZE:
-                raise StoreError(f"tile {level}/{index} is missing or short at size {size}")
-            edge[level] = tile[0][: width * merkle.HASH_SIZE]
-        self._edge, self._edge_size = edge, size
-        return edge
 
     # -- reading -------------------------------------------------------------------------
 
@@ -193,13 +182,55 @@ class TransparencyLog:
             )
         return text
 
-    def latest_checkpoint(self) -> str | None:
-        """Return the signed note of the newest stored checkpoint, if any."""
+    def inclusion_bundle(self, index: int) -> InclusionBundle:
+        """Prove leaf `index` against the newest checkpoint, signing one if none covers it."""
+        size, text = self._newest_checkpoint()
+        if size <= index:
+            text = self.checkpoint()
+            size = Checkpoint.parse(note.verify(text, [self._verifier()]).text).size
+        if not 0 <= index < size:
+            raise ProofError(f"leaf index {index} is out of range for a log of size {size}")
+        return InclusionBundle(
+            index=index,
+            leaf_hash=encode_hashes([merkle.leaf_hash(self.entry(index))])[0],
+            proof=encode_hashes(self.inclusion_proof(index, size)),
+            checkpoint=text,
+        )
+
+    def consistency_bundle(self, old_size: int, new_size: int | None = None) -> ConsistencyBundle:
+        """Prove that the checkpoint at `new_size` (default: the newest) extends `old_size`'s."""
+        old = self.checkpoint_at(old_size)
+        if new_size is None:
+            new_size, new = self._newest_checkpoint()
+        else:
+            new = self.checkpoint_at(new_size) or ""
+        if old is None or not new:
+            raise ProofError(
+                f"no signed checkpoint at size {old_size if old is None else new_size}"
+            )
+        return ConsistencyBundle(
+            old_checkpoint=old,
+            new_checkpoint=new,
+            proof=encode_hashes(self.consistency_proof(old_size, new_size)),
+        )
+
+    def _verifier(self) -> note.Verifier:
+        if self.signer is None:
+            raise StoreError("this log was opened without its signing key")
+        return self.signer.verifier()
+
+    def _newest_checkpoint(self) -> tuple[int, str]:
         with self.engine.connect() as conn:
             row = conn.execute(
-                select(checkpoints.c.note).order_by(checkpoints.c.size.desc()).limit(1)
+                select(checkpoints.c.size, checkpoints.c.note)
+                .order_by(checkpoints.c.size.desc())
+                .limit(1)
             ).first()
-        return None if row is None else str(row.note)
+        return (0, "") if row is None else (int(row.size), str(row.note))
+
+    def latest_checkpoint(self) -> str | None:
+        """Return the signed note of the newest stored checkpoint, if any."""
+        return self._newest_checkpoint()[1] or None
 
     def checkpoint_at(self, size: int) -> str | None:
         """Return the signed checkpoint stored for exactly `size`, if any."""
@@ -223,6 +254,18 @@ def _head_size(conn: Connection, *, for_update: bool = False) -> int:
 _TILES_AT_LEVEL = select(log_tiles.c.idx, log_tiles.c.hashes, log_tiles.c.inner).where(
     log_tiles.c.level == bindparam("level"), log_tiles.c.idx.in_(bindparam("ids", expanding=True))
 )
+
+
+def _read_edge(conn: Connection, size: int) -> dict[int, bytes]:
+    keys = edge_tiles(size)
+    stored = _read_tiles(conn, [key for key, _ in keys])
+    edge: dict[int, bytes] = {}
+    for (level, index), width in keys:
+        tile = stored.get((level, index))
+        if tile is None or len(tile[0]) < width * merkle.HASH_SIZE:
+            raise StoreError(f"tile {level}/{index} is missing or short at size {size}")
+        edge[level] = tile[0][: width * merkle.HASH_SIZE]
+    return edge
 
 
 def _read_tiles(conn: Connection, keys: Sequence[TileKey]) -> dict[TileKey, StoredTile]:
