@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Integer,
@@ -85,4 +86,16 @@ events = Table(
     Column("time", BigInteger, nullable=False),
     UniqueConstraint("actor", "nonce"),
     comment="Index of the signed events in the log; (actor, nonce) is unique, so no replay.",
+)
+
+actor_keys = Table(
+    "actor_keys",
+    metadata,
+    Column("key_id", String(64), primary_key=True),
+    Column("public_key", String(44), nullable=False),
+    Column("name", String(128), nullable=False),
+    Column("roles", Text, nullable=False),
+    Column("revoked", Boolean, nullable=False),
+    Column("registered_at", Index64, ForeignKey("log_entries.idx"), nullable=False),
+    comment="Actors' keys, projected from actor.registered events; roles is a JSON list.",
 )

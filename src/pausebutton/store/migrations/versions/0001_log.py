@@ -1,4 +1,4 @@
-"""The transparency log: head, entries, hash tiles, checkpoints, cosignatures, events.
+"""The log: head, entries, hash tiles, checkpoints, cosignatures, events, actor keys.
 
 Revision ID: 0001
 Revises:
@@ -79,10 +79,33 @@ def upgrade() -> None:
         comment="Index of the signed events in the log; (actor, nonce) is unique, so no replay.",
     )
     op.create_index("ix_events_type", "events", ["type"])
+    op.create_table(
+        "actor_keys",
+        sa.Column("key_id", sa.String(64), primary_key=True),
+        sa.Column("public_key", sa.String(44), nullable=False),
+        sa.Column("name", sa.String(128), nullable=False),
+        sa.Column("roles", sa.Text, nullable=False),
+        sa.Column("revoked", sa.Boolean, nullable=False),
+        sa.Column(
+            "registered_at",
+            Index64,
+            sa.ForeignKey("log_entries.idx", name="fk_actor_keys_registered_at_log_entries"),
+            nullable=False,
+        ),
+        comment="Actors' keys, projected from actor.registered events; roles is a JSON list.",
+    )
 
 
 def downgrade() -> None:
     """Drop the log's tables."""
     op.drop_index("ix_events_type", table_name="events")
-    for table in ("events", "cosignatures", "checkpoints", "log_tiles", "log_entries", "log_head"):
+    for table in (
+        "actor_keys",
+        "events",
+        "cosignatures",
+        "checkpoints",
+        "log_tiles",
+        "log_entries",
+        "log_head",
+    ):
         op.drop_table(table)
