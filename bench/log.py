@@ -214,12 +214,18 @@ class Latency:
     count: int
     median_ms: float
     p95_ms: float
+    mean_ms: float
 
     @classmethod
     def of(cls, samples_ns: Sequence[int]) -> Latency:
         ordered = sorted(samples_ns)
         p95 = ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
-        return cls(len(ordered), statistics.median(ordered) / 1e6, p95 / 1e6)
+        return cls(
+            len(ordered),
+            statistics.median(ordered) / 1e6,
+            p95 / 1e6,
+            statistics.fmean(ordered) / 1e6,
+        )
 
 
 @dataclass
@@ -233,6 +239,12 @@ class Figures:
     verify_inclusion: Latency
     verify_consistency: Latency
     roots: dict[int, bytes] = field(default_factory=dict, repr=False)
+
+    def cycle_seconds(self, proofs: int) -> float:
+        """The whole cycle: all appends, then `proofs` proofs of each kind (mean x count)."""
+        return (
+            self.append_seconds + proofs * (self.inclusion.mean_ms + self.consistency.mean_ms) / 1e3
+        )
 
 
 def _timed(call: Callable[..., T], *args: Any) -> tuple[T, int]:
@@ -389,9 +401,16 @@ def report(results: dict[str, Figures], args: argparse.Namespace, peer_proofs: i
     table.add_column("pb / memory", justify="right")
 
     rows: list[tuple[str, Callable[[Figures], float], str]] = [
+        (
+            f"whole cycle s (appends + {args.proofs:,} x 2 proofs)",
+            lambda f: f.cycle_seconds(args.proofs),
+            "{:,.1f}",
+        ),
         ("appends/s", lambda f: f.appends_per_s, "{:,.0f}"),
+        ("inclusion proof, mean ms", lambda f: f.inclusion.mean_ms, "{:.3f}"),
         ("inclusion proof, median ms", lambda f: f.inclusion.median_ms, "{:.3f}"),
         ("inclusion proof, p95 ms", lambda f: f.inclusion.p95_ms, "{:.3f}"),
+        ("consistency proof, mean ms", lambda f: f.consistency.mean_ms, "{:.3f}"),
         ("consistency proof, median ms", lambda f: f.consistency.median_ms, "{:.3f}"),
         ("consistency proof, p95 ms", lambda f: f.consistency.p95_ms, "{:.3f}"),
         ("verify inclusion, median ms", lambda f: f.verify_inclusion.median_ms, "{:.3f}"),
@@ -417,6 +436,7 @@ def to_json(
     for name, fig in results.items():
         data = asdict(fig)
         data.pop("roots")
+        data["cycle_seconds"] = fig.cycle_seconds(args.proofs)
         figures[name] = data
     ratios: dict[str, dict[str, float]] = {}
     if PAUSEBUTTON in results:
@@ -427,11 +447,12 @@ def to_json(
             theirs = figures[peer]
             ratios[f"{PAUSEBUTTON}/{peer}"] = {
                 "appends_per_s": ours["appends_per_s"] / theirs["appends_per_s"],
+                "cycle_seconds": ours["cycle_seconds"] / theirs["cycle_seconds"],
                 **{
                     f"{kind}_{stat}": ours[kind][stat] / theirs[kind][stat]
                     for kind in ("inclusion", "consistency", "verify_inclusion",
                                  "verify_consistency")
-                    for stat in ("median_ms", "p95_ms")
+                    for stat in ("median_ms", "p95_ms", "mean_ms")
                     if theirs[kind][stat]
                 },
             }  # fmt: skip
@@ -507,7 +528,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         "one transaction per batch; its memory tree persists nothing.",
         "the heap is frozen (gc.freeze) after the appends; roots for verification are "
         "computed untimed; ratios are pausebutton ÷ peer "
-        "(above 1 is better for appends/s, below 1 is better for latencies).",
+        "(above 1 is better for appends/s, below 1 is better for latencies and the cycle).",
+        f"whole cycle = append time + {args.proofs:,} x (mean inclusion + mean consistency "
+        f"proof time); for {PEER_SQLITE} the mean of its {peer_proofs:,} proofs is "
+        f"extrapolated to {args.proofs:,}.",
     ]
     with tempfile.TemporaryDirectory(prefix="pausebutton-bench-", dir=args.dir) as tmp:
         subjects: list[tuple[Callable[[], Subject], int]] = []
