@@ -272,3 +272,40 @@ def test_inclusion_bundle_is_a_receipt_an_auditor_checks_offline(log: Transparen
     assert (old.size, new.size) == (3, 4)
     with pytest.raises(ProofError, match="no signed checkpoint"):
         log.consistency_bundle(2)
+
+
+def test_witness_cosignatures_are_verified_and_stored(log: TransparencyLog) -> None:
+    from pausebutton.log.cosignature import (
+        CosignatureSigner,
+        Witness,
+        open_cosigned_checkpoint,
+    )
+
+    witness_key = CosignatureSigner.generate("witness.example/w1")
+    witness = Witness(witness_key, SIGNER_KEY.verifier(), ORIGIN)
+    log.append([b"a", b"b"])
+    first = log.checkpoint()
+    assert log.add_cosignatures(witness.cosign(first, [], now=1000), [witness_key.verifier()]) == 1
+    log.append([b"c"])
+    second = log.checkpoint()
+    cosigned = witness.cosign(second, log.consistency_proof(2, 3), now=1001)
+    assert log.add_cosignatures(cosigned, [witness_key.verifier()]) == 1
+    assert log.add_cosignatures(cosigned, [witness_key.verifier()]) == 0  # stored once
+    cp, found = open_cosigned_checkpoint(
+        log.cosigned_checkpoint(3), SIGNER_KEY.verifier(), [witness_key.verifier()], quorum=1
+    )
+    assert cp.size == 3
+    assert found[0].timestamp == 1001
+
+
+def test_cosignature_on_a_checkpoint_the_log_never_signed_is_refused(
+    log: TransparencyLog,
+) -> None:
+    from pausebutton.log.checkpoint import Checkpoint, sign_checkpoint
+    from pausebutton.log.cosignature import CosignatureSigner, cosign
+
+    witness_key = CosignatureSigner.generate("witness.example/w1")
+    log.append([b"a"])
+    forged = sign_checkpoint(Checkpoint(ORIGIN, 1, merkle.leaf_hash(b"other")), SIGNER_KEY)
+    with pytest.raises(note.NoteError, match="never signed"):
+        log.add_cosignatures(cosign(forged, witness_key, 5), [witness_key.verifier()])

@@ -97,6 +97,11 @@ class Cosignature:
         """Parse a signature line as a v1 cosignature (syntax only; verifies nothing)."""
         return cls.from_signature(Signature.from_line(line))
 
+    def to_line(self) -> str:
+        """Return this cosignature as a note signature line."""
+        raw = self.timestamp.to_bytes(8, "big") + self.signature
+        return Signature(self.name, self.key_id, raw).to_line()
+
 
 @dataclass(frozen=True)
 class _TimedSigner:

@@ -13,9 +13,10 @@ from hashlib import sha256
 
 from sqlalchemy import Connection, Engine, bindparam, insert, select, update
 
-from pausebutton.errors import FormatError, ProofError, StoreError
+from pausebutton.errors import FormatError, NoteError, ProofError, StoreError
 from pausebutton.log import merkle, note
 from pausebutton.log.checkpoint import Checkpoint, sign_checkpoint
+from pausebutton.log.cosignature import CosignatureVerifier, cosignatures
 from pausebutton.log.note import Signer
 from pausebutton.log.proofs import ConsistencyBundle, InclusionBundle, encode_hashes
 from pausebutton.log.tiles import (
@@ -28,6 +29,7 @@ from pausebutton.log.tiles import (
 )
 from pausebutton.store.db import open_database, write_transaction
 from pausebutton.store.models import checkpoints, log_entries, log_head, log_tiles
+from pausebutton.store.models import cosignatures as cosignatures_table
 
 MAX_ENTRY_BYTES = 64 * 1024
 MAX_BATCH_ENTRIES = 100_000
@@ -211,6 +213,55 @@ class TransparencyLog:
             new_checkpoint=new,
             proof=encode_hashes(self.consistency_proof(old_size, new_size)),
         )
+
+    def add_cosignatures(self, cosigned_note: str, witnesses: Sequence[CosignatureVerifier]) -> int:
+        """Verify witnesses' cosignatures on one of our checkpoints and store the new ones."""
+        opened = note.verify(cosigned_note, [self._verifier(), *witnesses])
+        if not any(s.name == self.origin for s in opened.sigs):
+            raise NoteError("the cosigned note does not carry this log's own signature")
+        cp = Checkpoint.parse(opened.text)
+        stored = self.checkpoint_at(cp.size)
+        if stored is None or note.verify(stored, [self._verifier()]).text != opened.text:
+            raise NoteError(f"the log never signed this checkpoint at size {cp.size}")
+        found = cosignatures(opened, witnesses)
+        added = 0
+        with write_transaction(self.engine) as conn:
+            known = {
+                (r.witness, r.key_id)
+                for r in conn.execute(
+                    select(cosignatures_table.c.witness, cosignatures_table.c.key_id).where(
+                        cosignatures_table.c.size == cp.size
+                    )
+                )
+            }
+            for c in found:
+                key = (c.name, f"{c.key_id:08x}")
+                if key in known:
+                    continue
+                conn.execute(
+                    insert(cosignatures_table).values(
+                        size=cp.size,
+                        witness=c.name,
+                        key_id=key[1],
+                        line=c.to_line(),
+                        timestamp=c.timestamp,
+                    )
+                )
+                added += 1
+        return added
+
+    def cosigned_checkpoint(self, size: int) -> str:
+        """Return the checkpoint at `size` with every stored witness cosignature appended."""
+        text = self.checkpoint_at(size)
+        if text is None:
+            raise ProofError(f"no signed checkpoint at size {size}")
+        with self.engine.connect() as conn:
+            lines = conn.execute(
+                select(cosignatures_table.c.line)
+                .where(cosignatures_table.c.size == size)
+                .order_by(cosignatures_table.c.witness, cosignatures_table.c.key_id)
+            ).all()
+        return text + "".join(str(r.line) for r in lines)
 
     def _verifier(self) -> note.Verifier:
         if self.signer is None:
