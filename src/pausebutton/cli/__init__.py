@@ -1,0 +1,1 @@
+"""The `pausebutton` command line."""

@@ -1,0 +1,17 @@
+"""The `pausebutton` command: one Typer app with a sub-command per job."""
+
+from __future__ import annotations
+
+import typer
+
+from pausebutton.cli import demo, event, keys, log
+
+app = typer.Typer(
+    help="pausebutton: the reference Compute Pause Button (governance, enforcement, verification).",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(keys.app, name="keys")
+app.add_typer(event.app, name="event")
+app.add_typer(log.app, name="log")
+app.command("demo")(demo.demo)
