@@ -11,7 +11,7 @@ import json
 import time
 from collections.abc import Callable, Iterable, Sequence
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
 
 from pausebutton.crypto.envelope import Envelope
@@ -33,6 +33,12 @@ from pausebutton.store.models import actor_keys, events
 Submission = bytes | str | Envelope | SignedEvent
 MAX_SUBMISSION_BATCH = 10_000
 
+# Built once: SQLAlchemy then reuses the compiled statements for every event.
+_KEY_BY_ID = select(actor_keys).where(actor_keys.c.key_id == bindparam("key_id"))
+_NONCE_USED = select(events.c.idx).where(
+    events.c.actor == bindparam("actor"), events.c.nonce == bindparam("nonce")
+)
+
 
 class DatabaseKeyDirectory:
     """Actors' keys: fixed trust anchors, plus those registered in the log."""
@@ -42,21 +48,28 @@ class DatabaseKeyDirectory:
         self._anchors = {a.key_id: a for a in anchors}
         self.added: list[ActorKey] = []
         self._added_by_id: dict[str, ActorKey] = {}
+        # Each key is read once per batch; the batch validates against one view of it.
+        self._read: dict[str, ActorKey | None] = {}
 
     def lookup(self, key_id: str) -> ActorKey | None:
         """Return the key registered under `key_id` (anchors first), or None."""
         found = self._anchors.get(key_id) or self._added_by_id.get(key_id)
         if found is not None:
             return found
-        row = self._conn.execute(select(actor_keys).where(actor_keys.c.key_id == key_id)).first()
-        if row is None:
-            return None
-        return ActorKey(
-            key=VerifyKey.from_base64(row.public_key),
-            roles=frozenset(json.loads(row.roles)),
-            revoked=bool(row.revoked),
-            name=str(row.name),
+        if key_id in self._read:
+            return self._read[key_id]
+        row = self._conn.execute(_KEY_BY_ID, {"key_id": key_id}).first()
+        self._read[key_id] = (
+            None
+            if row is None
+            else ActorKey(
+                key=VerifyKey.from_base64(row.public_key),
+                roles=frozenset(json.loads(row.roles)),
+                revoked=bool(row.revoked),
+                name=str(row.name),
+            )
         )
+        return self._read[key_id]
 
     def add(self, entry: ActorKey) -> None:
         """Stage a registration, written when the batch's entries are appended."""
@@ -77,8 +90,7 @@ class DatabaseNonceLedger:
         """Return True if `actor` has already used `nonce`."""
         if (actor, nonce) in self._batch:
             return True
-        query = select(events.c.idx).where(events.c.actor == actor, events.c.nonce == nonce)
-        return self._conn.execute(query).first() is not None
+        return self._conn.execute(_NONCE_USED, {"actor": actor, "nonce": nonce}).first() is not None
 
     def record(self, actor: str, nonce: str) -> None:
         """Mark a nonce used by an event of the batch being validated."""
