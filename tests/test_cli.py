@@ -132,3 +132,10 @@ def test_demo_runs_end_to_end_as_a_real_process(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert "7 attacks refused, 1 tampering caught" in result.stdout
     assert (tmp_path / "d" / "demo.db").exists()
+
+
+def test_missing_file_is_one_clear_line(runner: CliRunner) -> None:
+    result = runner.invoke(app, ["log", "append", "nowhere.json"])
+    assert result.exit_code == 1
+    assert "nowhere.json" in result.output
+    assert "Traceback" not in result.output

@@ -309,3 +309,41 @@ def test_cosignature_on_a_checkpoint_the_log_never_signed_is_refused(
     forged = sign_checkpoint(Checkpoint(ORIGIN, 1, merkle.leaf_hash(b"other")), SIGNER_KEY)
     with pytest.raises(note.NoteError, match="never signed"):
         log.add_cosignatures(cosign(forged, witness_key, 5), [witness_key.verifier()])
+
+
+@pytest.mark.parametrize("index", ['"2"', "2.0", "true"])
+def test_bundle_with_a_non_integer_index_is_refused(index: str) -> None:
+    from pausebutton.log.proofs import parse_bundle
+
+    text = (
+        '{"format": "pausebutton.inclusion/v1", "index": '
+        + index
+        + ', "leaf_hash": "'
+        + "A" * 43
+        + '=", "proof": [], "checkpoint": "x"}'
+    )
+    with pytest.raises(FormatError, match="index"):
+        parse_bundle(text)
+
+
+def test_bundle_with_a_malformed_proof_hash_is_refused() -> None:
+    from pausebutton.log.proofs import parse_bundle
+
+    text = (
+        '{"format": "pausebutton.inclusion/v1", "index": 0, "leaf_hash": "'
+        + "A" * 43
+        + '=", "proof": ["short"], "checkpoint": "x"}'
+    )
+    with pytest.raises(FormatError, match="proof"):
+        parse_bundle(text)
+
+
+def test_log_key_named_other_than_the_origin_is_refused(db_url: str) -> None:
+    with pytest.raises(FormatError, match="not its origin"):
+        TransparencyLog.open(db_url, origin=ORIGIN, signer=note.Signer.generate("other/log"))
+
+
+def test_proving_an_entry_beyond_an_empty_log_signs_nothing(log: TransparencyLog) -> None:
+    with pytest.raises(ProofError, match="out of range"):
+        log.inclusion_bundle(0)
+    assert log.latest_checkpoint() is None

@@ -43,6 +43,10 @@ def reporting_errors() -> Iterator[None]:
     except Error as exc:
         err_console.print(f"[bold red]error[/] ({type(exc).__name__}): {exc}", highlight=False)
         raise typer.Exit(1) from None
+    except OSError as exc:
+        # A missing or unreadable file named on the command line: say which, no traceback.
+        err_console.print(f"[bold red]error[/] (OSError): {exc}", highlight=False)
+        raise typer.Exit(1) from None
 
 
 def log_signer(origin: str, key_path: Path | None) -> note.Signer | None:

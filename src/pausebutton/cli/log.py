@@ -47,7 +47,8 @@ def append(
         list[Path] | None,
         typer.Option(
             envvar="PAUSEBUTTON_REGISTRARS",
-            help="Public key file (.pub) of a registrar trusted to register actors.",
+            help="Public key file (.pub) of a registrar trusted to register actors "
+            "(repeatable; in the environment, paths separated by colons).",
         ),
     ] = None,
     db: DbOption = DEFAULT_DB,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticValidationError
@@ -21,7 +21,8 @@ from pausebutton.log.note import NoteVerifier
 
 MAX_BUNDLE_BYTES = 256 * 1024
 MAX_PROOF_HASHES = 64
-_HASH = Field(min_length=44, max_length=44, pattern=r"^[A-Za-z0-9+/]{43}=$")
+HashText = Annotated[str, Field(min_length=44, max_length=44, pattern=r"^[A-Za-z0-9+/]{43}=$")]
+"""A 32-byte hash in standard base64."""
 
 
 class InclusionBundle(BaseModel):
@@ -30,9 +31,9 @@ class InclusionBundle(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     format: Literal["pausebutton.inclusion/v1"] = "pausebutton.inclusion/v1"
-    index: int = Field(ge=0)
-    leaf_hash: str = _HASH
-    proof: tuple[str, ...] = Field(max_length=MAX_PROOF_HASHES)
+    index: int = Field(ge=0, strict=True)
+    leaf_hash: HashText
+    proof: tuple[HashText, ...] = Field(max_length=MAX_PROOF_HASHES)
     checkpoint: str = Field(max_length=64 * 1024)
 
 
@@ -44,7 +45,7 @@ class ConsistencyBundle(BaseModel):
     format: Literal["pausebutton.consistency/v1"] = "pausebutton.consistency/v1"
     old_checkpoint: str = Field(max_length=64 * 1024)
     new_checkpoint: str = Field(max_length=64 * 1024)
-    proof: tuple[str, ...] = Field(max_length=MAX_PROOF_HASHES)
+    proof: tuple[HashText, ...] = Field(max_length=MAX_PROOF_HASHES)
 
 
 def encode_hashes(hashes: list[bytes]) -> tuple[str, ...]:

@@ -45,6 +45,9 @@ class TransparencyLog:
         self.origin = origin
         self.signer = signer
         self._hasher = TileHasher()
+        if signer is not None and signer.name != origin:
+            # Checkpoints are signed under the origin's name; witnesses look the key up by it.
+            raise FormatError(f"the log's key is named {signer.name!r}, not its origin {origin!r}")
         with write_transaction(engine) as conn:
             row = conn.execute(select(log_head.c.origin).where(log_head.c.id == 1)).first()
             if row is None:
@@ -184,6 +187,8 @@ class TransparencyLog:
 
     def inclusion_bundle(self, index: int) -> InclusionBundle:
         """Prove leaf `index` against the newest checkpoint, signing one if none covers it."""
+        if not 0 <= index < self.size:
+            raise ProofError(f"leaf index {index} is out of range for a log of size {self.size}")
         size, text = self._newest_checkpoint()
         if size <= index:
             text = self.checkpoint()
