@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from pausebutton.cli import demo, event, keys, log
+from pausebutton.cli import demo, event, governance, keys, log
 
 app = typer.Typer(
     help="pausebutton: the reference Compute Pause Button (governance, enforcement, verification).",
@@ -14,4 +14,5 @@ app = typer.Typer(
 app.add_typer(keys.app, name="keys")
 app.add_typer(event.app, name="event")
 app.add_typer(log.app, name="log")
+app.add_typer(governance.app, name="governance")
 app.command("demo")(demo.demo)
