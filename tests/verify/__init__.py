@@ -1,0 +1,1 @@
+"""Tests of the verifier: location checks and inspection sampling."""
