@@ -31,6 +31,7 @@ from pausebutton.log.proofs import (
 )
 from pausebutton.log.tlog import MAX_ENTRY_BYTES, TransparencyLog
 from pausebutton.registry.pipeline import ActorKey
+from pausebutton.registry.state import RegistryProjector
 from pausebutton.registry.submission import EventLog
 
 app = typer.Typer(help="The transparency log.", no_args_is_help=True)
@@ -69,7 +70,10 @@ def append(
         ]
         log = _open(db, origin, key)
         try:
-            indices = EventLog(log, anchors=anchors).submit_batch(items)
+            # The registry projector applies chip, actor and facility events in the same
+            # transaction, so the log and the registry tables never disagree.
+            intake = EventLog(log, anchors=anchors, projector=RegistryProjector())
+            indices = intake.submit_batch(items)
         finally:
             log.close()
         for path, index in zip(files, indices, strict=True):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from pausebutton.cli import demo, event, governance, keys, log
+from pausebutton.cli import registry as registry_cli
 
 app = typer.Typer(
     help="pausebutton: the reference Compute Pause Button (governance, enforcement, verification).",
@@ -16,3 +17,4 @@ app.add_typer(event.app, name="event")
 app.add_typer(log.app, name="log")
 app.add_typer(governance.app, name="governance")
 app.command("demo")(demo.demo)
+registry_cli.install(app)

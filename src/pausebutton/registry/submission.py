@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterable, Sequence
+from typing import Protocol
 
 from sqlalchemy import Connection, bindparam, insert, select
 from sqlalchemy.exc import IntegrityError
@@ -97,8 +98,36 @@ class DatabaseNonceLedger:
         self._batch.add((actor, nonce))
 
 
+class ProjectorBatch(Protocol):
+    """A projection's view of one batch, inside the batch's write transaction."""
+
+    @property
+    def state(self) -> object:
+        """What the batch's events are validated against (`PolicyContext.state`)."""
+
+    def apply(self, event: SignedEvent) -> None:
+        """Stage an accepted event, so later events of the batch see its effects."""
+
+    def finish(self, first_index: int) -> None:
+        """Write what the batch staged; the entries were appended from `first_index`."""
+
+
+class Projector(Protocol):
+    """A projection of the log that is updated in the same transaction as each append."""
+
+    def begin(self, conn: Connection, items: Sequence[Submission]) -> ProjectorBatch:
+        """Open a batch of `items` on `conn`, the write transaction that will append it.
+
+        The items are not validated yet; a projector may only use them to read ahead.
+        """
+
+
 class EventLog:
-    """The authority's event intake: only events that pass all three stages reach the log."""
+    """The authority's event intake: only events that pass all three stages reach the log.
+
+    A `projector` sees each batch inside its append transaction: events are validated
+    against its state, and the projection commits or rolls back with the entries.
+    """
 
     def __init__(
         self,
@@ -109,8 +138,10 @@ class EventLog:
         types: EventTypes = EVENT_TYPES,
         max_skew: int = DEFAULT_MAX_SKEW,
         clock: Callable[[], float] = time.time,
+        projector: Projector | None = None,
     ) -> None:
         self.log = log
+        self.projector = projector
         self.anchors = tuple(anchors)
         self.policy = policy
         self.types = types
@@ -134,13 +165,17 @@ class EventLog:
         now = int(self.clock())
         try:
             with write_transaction(self.log.engine) as conn:
+                batch = None if self.projector is None else self.projector.begin(conn, items)
                 directory = DatabaseKeyDirectory(conn, self.anchors)
                 nonces = DatabaseNonceLedger(conn)
                 accepted = [
-                    self._check(i, item, directory, nonces, now) for i, item in enumerate(items)
+                    self._check(i, item, directory, nonces, now, batch)
+                    for i, item in enumerate(items)
                 ]
                 first = self.log.append_in(conn, [e.canonical for e in accepted])
                 _index_events(conn, first, accepted, directory)
+                if batch is not None:
+                    batch.finish(first)
         except IntegrityError as exc:
             # A concurrent writer used the same nonce or registered the same key first.
             raise ReplayError(f"refused by a uniqueness check: {exc.orig}") from None
@@ -153,6 +188,7 @@ class EventLog:
         directory: DatabaseKeyDirectory,
         nonces: DatabaseNonceLedger,
         now: int,
+        batch: ProjectorBatch | None,
     ) -> SignedEvent:
         try:
             event = validate(
@@ -163,10 +199,13 @@ class EventLog:
                 policy=self.policy,
                 types=self.types,
                 max_skew=self.max_skew,
+                state=None if batch is None else batch.state,
             )
             nonces.record(event.body.actor, event.body.nonce)
             if event.body.type == ACTOR_REGISTERED.name:
                 apply_registration(event, directory)
+            if batch is not None:
+                batch.apply(event)
         except Error as exc:
             raise type(exc)(f"event {position}: {exc}") from None
         return event
