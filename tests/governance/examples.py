@@ -13,7 +13,6 @@ from pathlib import Path
 from pausebutton.crypto import Envelope
 from pausebutton.governance import (
     DeviceContext,
-    ProductionCap,
     Scope,
     draft_pause,
     draft_resume,
@@ -23,6 +22,7 @@ from pausebutton.governance import (
     verify_initial_root,
     verify_policy,
 )
+from pausebutton.regulation.parameters import ProductionCap
 from tests.governance.ceremony import DAY, NOW, ceremony, collect
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "governance.md"
@@ -40,7 +40,11 @@ def examples() -> dict[str, str]:
     policy = c.policy(
         version=1,
         expires=NOW + 90 * DAY,
-        production_caps={"acme-chips": ProductionCap(chips=2_000_000, tpp=9_600_000_000)},
+        production_caps={
+            "acme-chips": ProductionCap(
+                manufacturer="acme-chips", max_chips=2_000_000, max_tpp=9_600_000_000
+            )
+        },
         jurisdictions=("CN", "EU", "GB", "JP", "KR", "NL", "TW", "US"),
     )
     policy_envelope = c.signed_policy(policy)

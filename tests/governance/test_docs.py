@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from pausebutton.crypto import parse_envelope
-from pausebutton.governance import ACTIONS, ROLE_NAMES, ExportControl, Policy
+from pausebutton.governance import ACTIONS, ROLE_NAMES, Policy
+from pausebutton.regulation.parameters import ExportControlParameters
 from tests.governance.examples import DOCS, blocks, examples
 
 
@@ -29,6 +30,6 @@ def test_json_examples_parse_as_envelopes(page: str) -> None:
 
 
 def test_page_names_every_role_action_and_policy_field(page: str) -> None:
-    names = [*ROLE_NAMES, *ACTIONS, *Policy.model_fields, *ExportControl.model_fields]
+    names = [*ROLE_NAMES, *ACTIONS, *Policy.model_fields, *ExportControlParameters.model_fields]
     missing = [name for name in names if f"`{name}`" not in page]
     assert missing == []

@@ -11,7 +11,6 @@ from pausebutton import FormatError, ReplayError, SignatureError, ValidationErro
 from pausebutton.crypto import Envelope
 from pausebutton.governance import (
     ActionThreshold,
-    ExportControl,
     Policy,
     draft,
     parse_policy,
@@ -19,6 +18,7 @@ from pausebutton.governance import (
     verify_policy,
 )
 from pausebutton.governance.policy import BOOKKEEPING
+from pausebutton.regulation.parameters import ExportControlParameters
 from tests.governance.ceremony import DAY, NOW, Ceremony, ceremony, collect
 
 
@@ -137,7 +137,7 @@ def test_throttle_fraction_outside_zero_to_one_on_the_wire_is_refused(c: Ceremon
 
 def test_inconsistent_export_thresholds_are_refused() -> None:
     with pytest.raises(ValidationError, match="pd_b2 must be below pd_a2"):
-        ExportControl(pd_b2=6.0)
+        ExportControlParameters(pd_b2=6.0)
 
 
 @pytest.mark.parametrize("field", ["freshness_s", "licence_validity_s", "witness_threshold"])
@@ -218,6 +218,6 @@ def test_every_policy_number_has_a_documented_default() -> None:
         assert not info.is_required(), name
         assert info.description, name
         assert len(info.description) > 30, name
-    for name, info in ExportControl.model_fields.items():
+    for name, info in ExportControlParameters.model_fields.items():
         assert not info.is_required(), name
         assert info.description, name

@@ -6,9 +6,9 @@ import threading
 from pathlib import Path
 
 from pausebutton.errors import Error
-from pausebutton.governance.parameters import ProductionCap as PolicyCap
 from pausebutton.governance.policy import Policy
 from pausebutton.registry.compliance import regulation_from_policy
+from pausebutton.regulation.parameters import ProductionCap as PolicyCap
 from tests.registry.conftest import Cast
 from tests.registry.world import NOW, World, key, refused, sqlite_url
 
@@ -53,7 +53,9 @@ def test_caps_from_the_governance_policy_apply(tmp_path: Path) -> None:
     policy = Policy(
         version=1,
         expires=NOW + 86400,
-        production_caps={"acme": PolicyCap(chips=1, tpp=10**6, period_s=86400)},
+        production_caps={
+            "acme": PolicyCap(manufacturer="acme", max_chips=1, max_tpp=10**6, period_s=86400)
+        },
     )
     world = World(sqlite_url(tmp_path, "caps.db"), regulation_from_policy(policy))
     try:

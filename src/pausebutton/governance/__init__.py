@@ -20,7 +20,6 @@ from pausebutton.governance.directives import (
 )
 from pausebutton.governance.jurisdictions import DEFAULT_JURISDICTIONS
 from pausebutton.governance.offline import combine, draft, load_envelope, save_envelope, sign
-from pausebutton.governance.parameters import ExportControl, ProductionCap
 from pausebutton.governance.policy import (
     POLICY_PAYLOAD_TYPE,
     Policy,
@@ -67,13 +66,11 @@ __all__ = [
     "DeviceContext",
     "Directive",
     "Effect",
-    "ExportControl",
     "FlopCount",
     "Lift",
     "PauseDirective",
     "PauseState",
     "Policy",
-    "ProductionCap",
     "ResumeDirective",
     "RoleSpec",
     "Root",

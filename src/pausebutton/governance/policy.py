@@ -27,8 +27,12 @@ from pausebutton.governance._common import (
     sorted_unique,
 )
 from pausebutton.governance.jurisdictions import DEFAULT_JURISDICTIONS, JURISDICTION_PATTERN
-from pausebutton.governance.parameters import ExportControl, ProductionCap
 from pausebutton.governance.root import Root, verify_action, verify_role
+from pausebutton.regulation.parameters import (
+    DEFAULT_EXPORT_CONTROL,
+    ExportControlParameters,
+    ProductionCap,
+)
 
 POLICY_PAYLOAD_TYPE = "pausebutton.policy/v1"
 
@@ -105,8 +109,10 @@ class Policy(SignedDocument):
         "loosening (a resume, a higher limit). Default 2: the fewest that defeat one "
         "colluding witness",
     )
-    export_control: ExportControl = Field(
-        default_factory=ExportControl, description="ECCN 3A090 thresholds (BIS, Oct 2023)"
+    export_control: ExportControlParameters = Field(
+        default=DEFAULT_EXPORT_CONTROL,
+        description="ECCN 3A090 thresholds and country-group licence rules (BIS, Oct 2023 "
+        "as amended): the model and its sources live in `regulation.parameters`",
     )
     production_caps: dict[Manufacturer, ProductionCap] = Field(
         default_factory=dict,
@@ -153,6 +159,11 @@ class Policy(SignedDocument):
                 f"max_device_licence_flop ({self.max_device_licence_flop:.3g}) must not "
                 f"exceed ceiling_flop ({self.ceiling_flop:.3g})"
             )
+        for key, cap in self.production_caps.items():
+            if key != cap.manufacturer:
+                raise ValidationError(
+                    f"production_caps: the cap under {key!r} is for {cap.manufacturer!r}"
+                )
         return self
 
 

@@ -143,17 +143,9 @@ class RegistryRegulation:
 
 
 def regulation_from_policy(policy: GovernancePolicy) -> RegistryRegulation:
-    """Read the registry's regulation from a governance `Policy` document.
-
-    The governance policy states the 3A090 thresholds and caps in its own models; they
-    are mapped onto regulation's (licence groups keep their published defaults).
-    """
-    thresholds = policy.export_control.model_dump()
-    export = ExportControlParameters(**{**DEFAULT_EXPORT_CONTROL.model_dump(), **thresholds})
-    caps = {
-        name: ProductionCap(
-            manufacturer=name, period_s=cap.period_s, max_chips=cap.chips, max_tpp=cap.tpp
-        )
-        for name, cap in policy.production_caps.items()
-    }
-    return RegistryRegulation(export=export, caps=caps, jurisdictions=policy.jurisdictions)
+    """Read the registry's regulation from a governance `Policy` document."""
+    return RegistryRegulation(
+        export=policy.export_control,
+        caps=dict(policy.production_caps),
+        jurisdictions=policy.jurisdictions,
+    )
