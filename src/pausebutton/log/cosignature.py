@@ -12,18 +12,16 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
-from pausebutton.crypto.keys import SigningKey
 from pausebutton.errors import FormatError, NoteError, ProofError, ReplayError, SignatureError
 from pausebutton.log.checkpoint import Checkpoint, open_checkpoint
 from pausebutton.log.note import (
+    KeyedSigner,
     Note,
     NoteSigner,
     NoteVerifier,
     Signature,
     Verifier,
     add_signatures,
-    check_key_name,
-    key_id,
     parse_signed_note,
     verify,
 )
@@ -122,37 +120,10 @@ class _TimedSigner:
         return self.signer.sign_at(msg, self.timestamp)
 
 
-class CosignatureSigner:
+class CosignatureSigner(KeyedSigner):
     """A cosigner's name and Ed25519 key; its key id uses signature type 0x04."""
 
-    def __init__(self, name: str, key: SigningKey) -> None:
-        check_key_name(name)
-        self._name = name
-        self._key = key
-        self._key_id = key_id(name, COSIGNATURE_V1, key.public.raw)
-
-    def __repr__(self) -> str:
-        return f"CosignatureSigner(name={self._name!r}, key_id={self._key_id:08x})"
-
-    @property
-    def name(self) -> str:
-        """The cosigner name."""
-        return self._name
-
-    @property
-    def key_id(self) -> int:
-        """The uint32 key id (type 0x04)."""
-        return self._key_id
-
-    @classmethod
-    def from_signing_key(cls, name: str, key: SigningKey) -> CosignatureSigner:
-        """Make a cosigner for `name` from an existing Ed25519 key."""
-        return cls(name, key)
-
-    @classmethod
-    def generate(cls, name: str) -> CosignatureSigner:
-        """Make a cosigner for `name` with a fresh random key."""
-        return cls(name, SigningKey.generate())
+    SIG_TYPE: ClassVar[int] = COSIGNATURE_V1
 
     def verifier(self) -> CosignatureVerifier:
         """Return the matching verifier."""

@@ -169,8 +169,8 @@ class Verifier:
         return True
 
 
-class Signer:
-    """An Ed25519 note signer (signature type 0x01): a key name and a private key."""
+class KeyedSigner:
+    """A key name and an Ed25519 private key, with the key id of the class's signature type."""
 
     SIG_TYPE: ClassVar[int] = ED25519
 
@@ -194,14 +194,18 @@ class Signer:
         return self._key_id
 
     @classmethod
-    def from_signing_key(cls, name: str, key: SigningKey) -> Signer:
+    def from_signing_key(cls, name: str, key: SigningKey) -> Self:
         """Make a signer for `name` from an existing Ed25519 key."""
         return cls(name, key)
 
     @classmethod
-    def generate(cls, name: str) -> Signer:
+    def generate(cls, name: str) -> Self:
         """Make a signer for `name` with a fresh random key."""
         return cls(name, SigningKey.generate())
+
+
+class Signer(KeyedSigner):
+    """An Ed25519 note signer (signature type 0x01): a key name and a private key."""
 
     @classmethod
     def from_skey(cls, skey: str) -> Signer:
