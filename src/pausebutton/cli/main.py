@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
-from pausebutton.cli import demo, event, governance, keys, log
+from pausebutton.cli import demo, event, governance, keys, licence, log
+from pausebutton.cli import device as device_cli
+from pausebutton.cli import model as model_cli
 from pausebutton.cli import registry as registry_cli
 
 app = typer.Typer(
@@ -16,5 +18,8 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(event.app, name="event")
 app.add_typer(log.app, name="log")
 app.add_typer(governance.app, name="governance")
+app.add_typer(licence.app, name="licence")
+app.add_typer(device_cli.app, name="device")
+app.add_typer(model_cli.app, name="model")
 app.command("demo")(demo.demo)
 registry_cli.install(app)
