@@ -119,11 +119,11 @@ def test_non_utf8_input_is_refused() -> None:
 
 def test_oversized_event_is_refused_naming_size_and_limit() -> None:
     data = b" " * (MAX_EVENT_BYTES + 1)
-    assert refused(data) == f"event is {MAX_EVENT_BYTES + 1} bytes, over the limit of 65536"
+    assert refused(data) == f"event is {MAX_EVENT_BYTES + 1} bytes, over the limit of 65535"
 
 
 def test_make_event_refuses_to_build_an_oversized_event() -> None:
-    with pytest.raises(FormatError, match=r"^event is \d+ bytes, over the limit of 65536$"):
+    with pytest.raises(FormatError, match=r"^event is \d+ bytes, over the limit of 65535$"):
         make_event("log.note", {"text": "x" * MAX_EVENT_BYTES}, ALICE)
 
 

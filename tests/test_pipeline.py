@@ -344,7 +344,7 @@ def test_payload_not_matching_its_type_is_refused_with_its_path(world: World) ->
 def test_oversized_event_is_refused(world: World) -> None:
     value = json.loads(note().to_bytes())
     value["padding"] = "x" * (64 * 1024)
-    assert world.refused(json.dumps(value), FormatError).endswith("over the limit of 65536")
+    assert world.refused(json.dumps(value), FormatError).endswith("over the limit of 65535")
 
 
 # --- rules and policy ------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from pausebutton.cli import demo, event, governance, keys, licence, log
 from pausebutton.cli import device as device_cli
 from pausebutton.cli import model as model_cli
 from pausebutton.cli import registry as registry_cli
+from pausebutton.cli import verify as verify_cli
 
 app = typer.Typer(
     help="pausebutton: the reference Compute Pause Button (governance, enforcement, verification).",
@@ -21,5 +22,7 @@ app.add_typer(governance.app, name="governance")
 app.add_typer(licence.app, name="licence")
 app.add_typer(device_cli.app, name="device")
 app.add_typer(model_cli.app, name="model")
+app.add_typer(verify_cli.app, name="verify")
+log.app.command("export")(verify_cli.log_export)
 app.command("demo")(demo.demo)
 registry_cli.install(app)

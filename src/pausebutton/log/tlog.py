@@ -31,7 +31,8 @@ from pausebutton.store.db import open_database, write_transaction
 from pausebutton.store.models import checkpoints, log_entries, log_head, log_tiles
 from pausebutton.store.models import cosignatures as cosignatures_table
 
-MAX_ENTRY_BYTES = 64 * 1024
+# A C2SP entry bundle prefixes each entry with a uint16 length, so 65,535 is the most.
+MAX_ENTRY_BYTES = 0xFFFF
 MAX_BATCH_ENTRIES = 100_000
 
 Hook = Callable[[Connection, int], None]

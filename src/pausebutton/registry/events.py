@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from pausebutton.registry.pipeline import PolicyCheck, PolicyContext
 
 EVENT_PAYLOAD_TYPE = "pausebutton.event/v1"
-MAX_EVENT_BYTES = 64 * 1024
+MAX_EVENT_BYTES = 0xFFFF  # the log's entry limit: a C2SP entry bundle has uint16 lengths
 MAX_DEPTH = 32
 MAX_SAFE_INT = 2**53 - 1
 

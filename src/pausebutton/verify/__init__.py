@@ -1,5 +1,14 @@
-"""The independent verifier: location checks and inspection sampling (more to come)."""
+"""The independent verifier: log audit and replay, location checks, inspection sampling."""
 
+from pausebutton.verify.audit import audit_log
+from pausebutton.verify.equivocation import (
+    EquivocationProof,
+    UnprovenEquivocationError,
+    check_equivocation_proof,
+    parse_equivocation_proof,
+)
+from pausebutton.verify.export import ExportSummary, export_log
+from pausebutton.verify.findings import AuditResult, CheckpointStatus, Finding
 from pausebutton.verify.geo import EARTH_RADIUS_KM, FIBRE_KM_PER_MS, Disc, distance_km
 from pausebutton.verify.geolocate import Anomaly, LocationVerdict, Verdict, decide
 from pausebutton.verify.inspection import (
@@ -41,13 +50,23 @@ from pausebutton.verify.location import (
     verify_evidence,
 )
 from pausebutton.verify.outlines import Outline, jurisdiction_outline, shipped_outlines
+from pausebutton.verify.replay import ReplayReport, replay_and_compare
+from pausebutton.verify.sources import DirectorySource, LogSource, SourcedCheckpoint
+from pausebutton.verify.trust import AuditTrust
 
 __all__ = [
     "DEFAULT_LOCATION_PARAMETERS",
     "EARTH_RADIUS_KM",
     "FIBRE_KM_PER_MS",
     "Anomaly",
+    "AuditResult",
+    "AuditTrust",
+    "CheckpointStatus",
+    "DirectorySource",
     "Disc",
+    "EquivocationProof",
+    "ExportSummary",
+    "Finding",
     "InspectionCommitment",
     "InspectionSample",
     "Landmark",
@@ -58,13 +77,19 @@ __all__ = [
     "LocationParameters",
     "LocationResponse",
     "LocationVerdict",
+    "LogSource",
     "NonceLedger",
     "Outline",
     "Randomness",
+    "ReplayReport",
+    "SourcedCheckpoint",
+    "UnprovenEquivocationError",
     "Verdict",
     "VerifiedMeasurement",
     "answer_challenge",
     "approximate_sample_size",
+    "audit_log",
+    "check_equivocation_proof",
     "check_location",
     "commit_to_inspection",
     "commitment_of",
@@ -73,6 +98,7 @@ __all__ = [
     "distance_km",
     "draw_sample",
     "exact_sample_size",
+    "export_log",
     "inventory_digest",
     "issue_challenge",
     "jurisdiction_outline",
@@ -80,7 +106,9 @@ __all__ = [
     "landmark_sites",
     "miss_probability",
     "new_nonce",
+    "parse_equivocation_proof",
     "record_measurement",
+    "replay_and_compare",
     "sample_seed",
     "shipped_outlines",
     "sign_sample",
