@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import typer
 
+from pausebutton.cli import agent as agent_cli
 from pausebutton.cli import demo, event, governance, keys, licence, log
 from pausebutton.cli import device as device_cli
 from pausebutton.cli import model as model_cli
 from pausebutton.cli import registry as registry_cli
+from pausebutton.cli import train as train_cli
 from pausebutton.cli import verify as verify_cli
 
 app = typer.Typer(
@@ -25,4 +27,6 @@ app.add_typer(model_cli.app, name="model")
 app.add_typer(verify_cli.app, name="verify")
 log.app.command("export")(verify_cli.log_export)
 app.command("demo")(demo.demo)
+app.command("train")(train_cli.train)
+app.command("agent")(agent_cli.agent)
 registry_cli.install(app)
