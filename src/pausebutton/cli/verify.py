@@ -40,6 +40,7 @@ from pausebutton.verify.equivocation import (
 from pausebutton.verify.export import export_log
 from pausebutton.verify.findings import AuditResult
 from pausebutton.verify.replay import is_digest, replay_and_compare
+from pausebutton.verify.report import verify_source, write_report
 from pausebutton.verify.sources import DirectorySource, SourcedCheckpoint
 from pausebutton.verify.trust import AuditTrust
 
@@ -245,3 +246,31 @@ def log_export(
             f"{len(summary.removed)} partial folder(s) removed "
             f"in {time.monotonic() - started:.1f} s"
         )
+
+
+@app.command("report")
+def report(
+    log: Annotated[Path, typer.Option("--log", help="An exported log (pausebutton log export).")],
+    out: Annotated[Path, typer.Option("--out", help="Write the HTML report here.")],
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Also write the JSON result.")
+    ] = None,
+    vkey: LogVkeys = None,
+    witness: Annotated[list[str] | None, typer.Option("--witness")] = None,
+    quorum: Annotated[int | None, typer.Option()] = None,
+    root: Annotated[Path | None, typer.Option()] = None,
+    policy: Annotated[Path | None, typer.Option()] = None,
+    origin: OriginOption = DEFAULT_ORIGIN,
+) -> None:
+    """Audit an exported log, run the detectors and the accountancy, write the report."""
+    with reporting_errors():
+        source = DirectorySource(log)
+        audit_result = None
+        if vkey or root:
+            audit_result = audit_log(source, _trust(vkey, witness, quorum, root, policy, origin))
+        size = Checkpoint.parse(note.parse_signed_note(source.checkpoint().note)[0]).size
+        result = verify_source(source, size, audit=audit_result)
+        write_report(result, out, json_out)
+        console.print(f"{len(result.findings)} finding(s); report written to {out}")
+    if not result.ok:
+        raise typer.Exit(2)
