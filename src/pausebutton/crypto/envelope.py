@@ -35,18 +35,24 @@ class EnvelopeSignature(BaseModel):
 
     def signature_bytes(self) -> bytes:
         """Decode the signature, raising SignatureError if it is not 64 bytes of base64."""
-        try:
-            raw = base64.b64decode(self.sig, validate=True)
-        except (binascii.Error, ValueError):
-            raise SignatureError(f"signature by {self.keyid[:16]}… is not base64") from None
+        raw = decode_signature_text(self.keyid, self.sig)
         if len(raw) != SIGNATURE_SIZE:
             raise SignatureError(
                 f"signature by {self.keyid[:16]}… is {len(raw)} bytes, not {SIGNATURE_SIZE}"
             )
-        if base64.b64encode(raw).decode() != self.sig:
-            # Stray low bits would give one signature several spellings.
-            raise SignatureError(f"signature by {self.keyid[:16]}… is not canonical base64")
         return raw
+
+
+def decode_signature_text(keyid: str, sig: str) -> bytes:
+    """Decode a signature's canonical standard base64, raising SignatureError otherwise."""
+    try:
+        raw = base64.b64decode(sig, validate=True)
+    except (binascii.Error, ValueError):
+        raise SignatureError(f"signature by {keyid[:16]}… is not base64") from None
+    if base64.b64encode(raw).decode() != sig:
+        # Stray low bits would give one signature several spellings.
+        raise SignatureError(f"signature by {keyid[:16]}… is not in canonical base64")
+    return raw
 
 
 class Envelope(BaseModel):
