@@ -19,9 +19,9 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import rfc8785
 from sqlalchemy import Connection, Engine, collate, func, select
@@ -55,7 +55,14 @@ REPLAY_CHUNK = 10_000
 Progress = Callable[[int], None]
 
 
-def replay_entries(log: TransparencyLog, size: int, progress: Progress | None = None) -> Overlay:
+class EntryReader(Protocol):
+    """Anything that hands out log entries by range: the stored log, or an export of it."""
+
+    def entries(self, start: int, stop: int) -> Sequence[bytes]:
+        """Return entries [start, stop) in order."""
+
+
+def replay_entries(log: EntryReader, size: int, progress: Progress | None = None) -> Overlay:
     """Apply log entries [0, size) to an empty registry held in memory; return it."""
     overlay = Overlay(EmptyView())
     for low in range(0, size, REPLAY_CHUNK):
@@ -75,11 +82,19 @@ def replay(
     size = log.size if size is None else size
     if not 0 <= size <= log.size:
         raise StoreError(f"cannot replay {size} entries of a log of {log.size}")
+    return replay_into(log, url, size, progress)
+
+
+def replay_into(
+    reader: EntryReader, url: str, size: int, progress: Progress | None = None
+) -> Engine:
+    """Replay entries [0, size) of `reader` into the fresh database at `url`; return it."""
     engine = open_database(url)
     with engine.connect() as conn:
         if read_head(conn) is not None or conn.execute(select(registry_actors.c.key_id)).first():
+            engine.dispose()
             raise StoreError(f"{url} already holds a registry; replay needs a fresh database")
-    overlay = replay_entries(log, size, progress)
+    overlay = replay_entries(reader, size, progress)
     with write_transaction(engine) as conn:
         write_records(conn, overlay)
         write_head(conn, size)

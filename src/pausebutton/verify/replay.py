@@ -13,16 +13,12 @@ from __future__ import annotations
 import re
 
 from pydantic import BaseModel, ConfigDict
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
-from pausebutton.errors import FormatError, StoreError
+from pausebutton.errors import FormatError
 from pausebutton.log.tiles import TILE_WIDTH
-from pausebutton.registry.records import EmptyView, Overlay
-from pausebutton.registry.replay import compare, digest, live_size, row_counts
-from pausebutton.registry.state import entry_records
-from pausebutton.registry.storage import read_head, write_head, write_records
-from pausebutton.store.db import check_schema, make_engine, open_database, write_transaction
-from pausebutton.store.models import registry_actors
+from pausebutton.registry.replay import compare, digest, live_size, replay_into, row_counts
+from pausebutton.store.db import check_schema, make_engine
 from pausebutton.verify.sources import LogSource
 
 REPLAY_CHUNK = 40 * TILE_WIDTH
@@ -57,21 +53,7 @@ def replay_source(source: LogSource, size: int, url: str) -> Engine:
     """Apply entries [0, size) of `source` to a fresh registry in the database at `url`."""
     if size < 0:
         raise FormatError(f"cannot replay {size} entries")
-    engine = open_database(url)
-    with engine.connect() as conn:
-        if read_head(conn) is not None or conn.execute(select(registry_actors.c.key_id)).first():
-            engine.dispose()
-            raise StoreError(f"{url} already holds a registry; replay needs a fresh database")
-    overlay = Overlay(EmptyView())
-    for low in range(0, size, REPLAY_CHUNK):
-        high = min(size, low + REPLAY_CHUNK)
-        for index, entry in enumerate(source.entries(low, high), start=low):
-            for record in entry_records(overlay, index, entry, verify=False):
-                overlay.put(record)
-    with write_transaction(engine) as conn:
-        write_records(conn, overlay)
-        write_head(conn, size)
-    return engine
+    return replay_into(source, url, size)
 
 
 def is_digest(text: str) -> bool:
